@@ -1,0 +1,1 @@
+"""The wrcr application: one module per DVC stage, gathered by the `wrcr` console script."""
