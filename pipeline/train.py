@@ -148,10 +148,8 @@ def main(
     encoders = {}
     for m in modalities:
         manifest = read_manifest(caches[m])
-        encoders[m] = {
-            k: manifest.get(k)
-            for k in ("model", "revision", "weights_sha256", "preprocessing", "dim", "pooling")
-        }
+        # what `wrcr predict` needs to embed new posts exactly as the training posts were
+        encoders[m] = {k: v for k, v in manifest.items() if k != "counts"}
         for s in SPLITS:
             X, valid = load_embeddings(caches[m], ids[s])
             embeddings[s][m] = X
