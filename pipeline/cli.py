@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 
-import click
 import typer
 
 # (command name, module, help line); order is the order of the pipeline
@@ -64,20 +63,12 @@ def main() -> None:
 
     _setup_logging()
     try:
-        code = build_app()(standalone_mode=False)
+        # typer handles usage errors, --help and exit codes itself (standalone mode)
+        build_app()()
     except (DataError, ParamsError) as err:
         # bad input or parameters: one clear line, no traceback, non-zero exit
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
