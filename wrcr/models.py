@@ -190,6 +190,15 @@ class PopularityModel(nn.Module):
         pred = self.regressor(reg_in).squeeze(1)  # (B,)
         return ModelOutput(pred=pred, features=features, contrast=contrast)
 
+    @torch.no_grad()
+    def init_output_bias(self, value: float) -> None:
+        """Start the regressor at a constant prediction `value` (the training label median).
+
+        Labels sit around 6 to 7, far from the zero that a fresh regressor predicts; at the
+        thesis learning rate the first hundreds of steps would go into learning that offset.
+        """
+        self.regressor[-1].bias.fill_(float(value))
+
     def extra_repr(self) -> str:
         c = self.config
         return f"modalities={c.modalities}, feature_dim={c.feature_dim}, dense_dim={c.dense_dim}"

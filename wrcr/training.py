@@ -332,6 +332,8 @@ def fit(
 ) -> FitResult:
     """Train `model` with Adam; keep the weights of the epoch with the lowest val MAE.
 
+    The model's output bias starts at the median training label (`init_output_bias`).
+
     Loss per batch: L1(pred, y) + contrast_weight * L_CR(contrast, y) (L1 alone for 'l1').
     Batches are a fresh shuffle each epoch from a generator seeded with `train_cfg.seed`, and
     torch's global RNG is seeded with it too; with the model built after the same
@@ -358,6 +360,9 @@ def fit(
     torch.manual_seed(train_cfg.seed)
     generator = torch.Generator().manual_seed(train_cfg.seed)
     device = torch.device(train_cfg.device)
+    if hasattr(model, "init_output_bias"):
+        # L1 is minimised by the median: the best constant prediction is where training starts
+        model.init_output_bias(float(train.labels.median()))
     model.to(device)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
