@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import typer
 
-from pipeline.params import DEFAULT_PARAMS, load_section
+from pipeline.params import DEFAULT_PARAMS, ParamsError, load_section
 from wrcr.curate import SCENARIOS
 from wrcr.errors import DataError
 from wrcr.io import atomic_dir, write_json
@@ -69,6 +69,10 @@ class LossParams:
     similarity: str = "cosine"
     contrast_weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.name not in LOSSES:
+            raise ValueError(f"name={self.name!r} is not one of {', '.join(LOSSES)}")
+
 
 def check_run(scenario: str, input_name: str, loss: str) -> None:
     """Reject an unknown scenario, input or loss, naming the allowed values."""
@@ -78,9 +82,7 @@ def check_run(scenario: str, input_name: str, loss: str) -> None:
         ("--loss", loss, LOSSES),
     ):
         if value not in allowed:
-            raise typer.BadParameter(
-                f"{value!r} is not one of {', '.join(allowed)}", param_hint=what
-            )
+            raise ParamsError(f"{what} {value!r} is not one of {', '.join(allowed)}")
 
 
 def _split_ids(splits: Path, scenario: str) -> dict[str, np.ndarray]:
@@ -120,14 +122,17 @@ def main(
         loss_cfg = LossConfig(name="l1")
     else:
         lp = load_section(LossParams, "loss", params)
-        loss_cfg = LossConfig(
-            name=loss,
-            weighting="none" if loss == "rnc" else (weighting or lp.weighting),
-            alpha=lp.alpha,
-            temperature=lp.temperature,
-            similarity=lp.similarity,
-            contrast_weight=lp.contrast_weight,
-        )
+        try:
+            loss_cfg = LossConfig(
+                name=loss,
+                weighting="none" if loss == "rnc" else (weighting or lp.weighting),
+                alpha=lp.alpha,
+                temperature=lp.temperature,
+                similarity=lp.similarity,
+                contrast_weight=lp.contrast_weight,
+            )
+        except ValueError as err:
+            raise ParamsError(f"loss: {err}") from err
     if train_params.num_threads:
         torch.set_num_threads(train_params.num_threads)
     device = train_params.device
