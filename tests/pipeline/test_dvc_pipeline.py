@@ -81,9 +81,20 @@ def test_repro_runs_every_stage_and_writes_the_report(reproduced):
     """`dvc repro` on a fresh repo runs all stages and writes summary, figures and metrics."""
     root, _, output = reproduced
     ran = _ran(output)
-    for stage in ("download", "prepare", "embed_image", "embed_text", "dense", "curate",
-                  "train_l1@full-tags", "train_wrcr@skewed-tags+image",
-                  "train_weighting@log", "evaluate", "headline", "report"):
+    for stage in (
+        "download",
+        "prepare",
+        "embed_image",
+        "embed_text",
+        "dense",
+        "curate",
+        "train_l1@full-tags",
+        "train_wrcr@skewed-tags+image",
+        "train_weighting@log",
+        "evaluate",
+        "headline",
+        "report",
+    ):
         assert stage in ran, f"{stage} did not run; ran: {sorted(ran)}"
     summary = (root / "reports/summary.md").read_text()
     assert "wrcr" in summary and "MAE" in summary
@@ -106,11 +117,19 @@ def test_alpha_change_reruns_only_what_depends_on_alpha(reproduced):
     output = _run(["dvc", "exp", "run", "-n", "alpha06", "-S", "loss.alpha=0.6"], root, env)
     ran = _ran(output)
     assert {s for s in ran if s.startswith("train_")} == {
-        f"train_wrcr@{r}" for r in ("full-tags", "full-image", "full-tags+image",
-                                    "skewed-tags+image", "truncated-tags+image")
+        f"train_wrcr@{r}"
+        for r in (
+            "full-tags",
+            "full-image",
+            "full-tags+image",
+            "skewed-tags+image",
+            "truncated-tags+image",
+        )
     }, sorted(ran)
     assert ran <= {s for s in ran if s.startswith("train_wrcr@")} | {
-        "evaluate", "headline", "report"
+        "evaluate",
+        "headline",
+        "report",
     }, sorted(ran)
 
 
