@@ -1,8 +1,8 @@
 """The `wrcr` console script: one sub-command per pipeline stage, plus `demo-data` and `predict`.
 
 Each stage module exposes either `main` (one command) or `app` (a typer group, such as
-`wrcr embed image|text`). Modules are imported when the CLI is built, so heavy libraries
-(torch, transformers) are imported inside the commands, not at module level.
+`wrcr embed image|text`). A command line that names a command imports only that module;
+`wrcr --help` imports them all.
 """
 
 from __future__ import annotations
@@ -40,7 +40,12 @@ def _setup_logging() -> None:
     )
 
 
-def build_app() -> typer.Typer:
+def _root() -> None:
+    """Weighted-Rank Contrastive Regression: pipeline stages and prediction."""
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The `wrcr` app; with `only`, just that command, so a stage imports only its own needs."""
     app = typer.Typer(
         name="wrcr",
         help="Weighted-Rank Contrastive Regression: pipeline stages and prediction.",
@@ -48,7 +53,11 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    # a callback keeps `wrcr <command>` a group even when only one command is registered
+    app.callback()(_root)
     for name, module_name, help_line in COMMANDS:
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(module_name)
         if hasattr(module, "app"):
             app.add_typer(module.app, name=name, help=help_line)
@@ -64,7 +73,9 @@ def main() -> None:
     _setup_logging()
     try:
         # typer handles usage errors, --help and exit codes itself (standalone mode)
-        build_app()()
+        # a DVC stage starts one command: importing only its module saves seconds per stage
+        requested = sys.argv[1] if len(sys.argv) > 1 else None
+        build_app(requested if requested in {c[0] for c in COMMANDS} else None)()
     except (DataError, ParamsError) as err:
         # bad input or parameters: one clear line, no traceback, non-zero exit
         print(f"error: {err}", file=sys.stderr)

@@ -35,6 +35,7 @@ class ReportParams:
     """Section `report` of params.yaml."""
 
     anchor_bin: float = 8.0
+    umap: bool = True
     umap_max_points: int = 2000
     umap_neighbors: int = 15
 
@@ -151,6 +152,9 @@ def feature_figures(
         sims[loss] = analysis.cosine_to_anchor(means, anchor)
 
         # UMAP of a fixed subsample
+        if not cfg.umap:
+            umaps[loss] = "disabled (report.umap: false)"
+            continue
         idx = analysis.subsample_indices(len(labels), cfg.umap_max_points, UMAP_SEED)
         reason = analysis.umap_skip_reason(len(idx))
         if reason is not None:
@@ -166,6 +170,8 @@ def feature_figures(
         title = f"Bin mean feature similarity to the anchor bin, {setting} (test posts)"
         fig = plots.feature_similarity_figure(edges, sims, anchor, title)
         names.append(plots.save_png(fig, fig_dir / "feature_similarity.png").name)
+    if not cfg.umap:
+        notes.append("UMAP figure disabled (report.umap: false)")
     if any(not isinstance(v, str) for v in umaps.values()):
         fig = plots.umap_figure(umaps, f"UMAP of test post features, {setting}")
         names.append(plots.save_png(fig, fig_dir / "umap.png").name)

@@ -143,3 +143,13 @@ def test_shot_thresholds_validated():
     """few_shot above many_shot is refused with both values."""
     with pytest.raises(ValueError, match="few_shot=50, many_shot=10"):
         metrics.shot_regions([1.0], [1.0], many_shot=10, few_shot=50)
+
+
+def test_average_ranks_match_scipy_rankdata():
+    """Ranks with ties at their average equal scipy.stats.rankdata."""
+    from wrcr.metrics import average_ranks
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        x = rng.integers(0, 6, rng.integers(1, 40)).astype(np.float64)
+        np.testing.assert_allclose(average_ranks(x), stats.rankdata(x), rtol=0, atol=1e-12)

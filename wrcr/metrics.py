@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 GM_EPS = 1e-6
 SHOT_REGIONS = ("many", "medium", "few")
@@ -76,12 +75,23 @@ def pearson(y_true: Any, y_pred: Any) -> float | None:
     return float(np.clip(np.dot(dt, dp) / denom, -1.0, 1.0))
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties at their average rank (scipy's rankdata, without importing scipy).
+
+    Every pipeline stage that reports SRC would otherwise pay scipy.stats' import time.
+    """
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    # the distinct values in order occupy rank blocks; a block's average rank is its midpoint
+    block_end = np.cumsum(counts)
+    return (block_end - (counts - 1) / 2.0)[inverse]
+
+
 def spearman(y_true: Any, y_pred: Any) -> float | None:
     """Spearman rank correlation (SRC), ties at their average rank; None as for `pearson`."""
     t, p = _pair(y_true, y_pred)
     if t.size < 2:
         return None
-    return pearson(rankdata(t), rankdata(p))
+    return pearson(average_ranks(t), average_ranks(p))
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float | int | None]:

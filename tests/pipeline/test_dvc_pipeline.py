@@ -25,7 +25,8 @@ TINY = {
     "curate": {"skewed_test_per_bin": 6},
     "train": {"seeds": [1, 2], "epochs": 2, "batch_size": 32, "proj_hidden": 64},
     "evaluate": {"many_shot": 20, "few_shot": 5},
-    "report": {"umap_max_points": 60, "umap_neighbors": 5},
+    # UMAP itself is tested in tests/test_analysis.py; its JIT would cost ~10 s per report run
+    "report": {"umap": False},
 }
 
 
