@@ -23,7 +23,7 @@ TINY = {
     "data": {"demo_posts": 360},
     "embed": {"batch_size": 32, "num_workers": 0, "shard_size": 128},
     "curate": {"skewed_test_per_bin": 6},
-    "train": {"seeds": [1, 2], "epochs": 2, "batch_size": 32, "proj_hidden": 64},
+    "train": {"seeds": [1, 2], "epochs": 2, "batch_size": 32, "proj_hidden": 64, "num_threads": 1},
     "evaluate": {"many_shot": 20, "few_shot": 5},
     # UMAP itself is tested in tests/test_analysis.py; its JIT would cost ~10 s per report run
     "report": {"umap": False},
@@ -160,6 +160,7 @@ def test_queued_alpha_sweep(reproduced):
     """`dvc exp run --queue` with two alphas, then `--run-all`, gives two experiments."""
     root, env, _ = reproduced
     _run(["dvc", "exp", "run", "--queue", "-S", "loss.alpha=0.2,0.8"], root, env)
-    _run(["dvc", "exp", "run", "--run-all"], root, env)
+    # two workers: each stage is mostly single-threaded imports, so they overlap well
+    _run(["dvc", "exp", "run", "--run-all", "--jobs", "2"], root, env)
     shown = _run(["dvc", "exp", "show", "--no-pager", "--json"], root, env)
     assert "0.2" in shown and "0.8" in shown
