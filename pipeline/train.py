@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +21,10 @@ from wrcr.curate import SCENARIOS
 from wrcr.errors import DataError
 from wrcr.io import atomic_dir, write_json
 from wrcr.models import INPUT_MODALITIES
+from wrcr.training import LOSS_NAMES, LossConfig
 
 logger = logging.getLogger(__name__)
 
-LOSSES = ("l1", "rnc", "wrcr")
 SPLITS = ("train", "val", "test")
 
 
@@ -60,26 +60,12 @@ class TrainParams:
             raise ValueError(f"device={self.device!r} is not one of auto, cpu, cuda")
 
 
-@dataclass(frozen=True)
-class LossParams:
-    name: str = "wrcr"
-    weighting: str = "exp"
-    alpha: float = 0.4
-    temperature: float = 0.05
-    similarity: str = "cosine"
-    contrast_weight: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.name not in LOSSES:
-            raise ValueError(f"name={self.name!r} is not one of {', '.join(LOSSES)}")
-
-
 def check_run(scenario: str, input_name: str, loss: str) -> None:
     """Reject an unknown scenario, input or loss, naming the allowed values."""
     for what, value, allowed in (
         ("--scenario", scenario, SCENARIOS),
         ("--input", input_name, tuple(INPUT_MODALITIES)),
-        ("--loss", loss, LOSSES),
+        ("--loss", loss, LOSS_NAMES),
     ):
         if value not in allowed:
             raise ParamsError(f"{what} {value!r} is not one of {', '.join(allowed)}")
@@ -112,7 +98,7 @@ def main(
     from wrcr.bundle import save_bundle
     from wrcr.features import load_embeddings, read_manifest
     from wrcr.models import ModelConfig, PopularityModel
-    from wrcr.training import DenseScaler, LossConfig, TensorData, TrainConfig, fit, predict
+    from wrcr.training import DenseScaler, TensorData, TrainConfig, fit, predict
 
     # parameters first: nothing heavy happens before they are known to be valid
     check_run(scenario, input, loss)
@@ -121,18 +107,16 @@ def main(
         # l1 reads no `loss` key, so that changing one never re-runs (or breaks) l1 runs
         loss_cfg = LossConfig(name="l1")
     else:
-        lp = load_section(LossParams, "loss", params)
+        # the `loss` section is a LossConfig; the command line picks the loss and weighting
+        section = load_section(LossConfig, "loss", params)
         try:
-            loss_cfg = LossConfig(
+            loss_cfg = replace(
+                section,
                 name=loss,
-                weighting="none" if loss == "rnc" else (weighting or lp.weighting),
-                alpha=lp.alpha,
-                temperature=lp.temperature,
-                similarity=lp.similarity,
-                contrast_weight=lp.contrast_weight,
+                weighting="none" if loss == "rnc" else (weighting or section.weighting),
             )
         except ValueError as err:
-            raise ParamsError(f"loss: {err}") from err
+            raise ParamsError(f"--weighting: {err}") from err
     if train_params.num_threads:
         torch.set_num_threads(train_params.num_threads)
     device = train_params.device

@@ -16,10 +16,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-# no test may reach the hub; set before transformers / huggingface_hub read it
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
 IMAGE_MODEL = "wrcr/tiny-vit"
 TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PARAMS = """\

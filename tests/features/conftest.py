@@ -7,10 +7,6 @@ from pathlib import Path
 
 import pytest
 
-# no test may reach the hub; set before transformers / huggingface_hub read it
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
 
 @pytest.fixture(scope="session", autouse=True)
 def wrcr_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

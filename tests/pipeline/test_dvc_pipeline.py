@@ -47,6 +47,11 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("project")
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     shutil.copytree(REPO / "reports/templates", root / "reports/templates")
+    # the stages depend on their code, as in the real repository
+    for package in ("wrcr", "pipeline"):
+        shutil.copytree(
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for section, values in TINY.items():
         params[section].update(values)

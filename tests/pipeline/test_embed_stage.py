@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -11,8 +10,6 @@ import pytest
 
 from pipeline.embed import EmbedParams, app
 from pipeline.params import ParamsError, from_dict
-
-os.environ["HF_HUB_OFFLINE"] = "1"
 
 BASE = {"image_model": "wrcr/tiny-vit", "text_model": "all-MiniLM-L6-v2"}
 
