@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -117,26 +118,17 @@ def test_second_repro_does_nothing(reproduced):
     assert _ran(output) == set(), output[-2000:]
 
 
-def test_alpha_change_reruns_only_what_depends_on_alpha(reproduced):
-    """`-S loss.alpha` re-trains only the WRCR (exp) runs and what reads their results."""
+def test_forced_rerun_gives_identical_results(reproduced):
+    """Re-training a run from scratch on CPU gives the same predictions and metrics."""
     root, env, _ = reproduced
-    output = _run(["dvc", "exp", "run", "-n", "alpha06", "-S", "loss.alpha=0.6"], root, env)
-    ran = _ran(output)
-    assert {s for s in ran if s.startswith("train_")} == {
-        f"train_wrcr@{r}"
-        for r in (
-            "full-tags",
-            "full-image",
-            "full-tags+image",
-            "skewed-tags+image",
-            "truncated-tags+image",
-        )
-    }, sorted(ran)
-    assert ran <= {s for s in ran if s.startswith("train_wrcr@")} | {
-        "evaluate",
-        "headline",
-        "report",
-    }, sorted(ran)
+    run = root / "models/full-tags+image/wrcr"
+    preds_before = pd.read_parquet(run / "predictions.parquet")
+    metrics_before = (root / "reports/metrics/runs.json").read_text()
+
+    _run(["dvc", "repro", "--force", "--single-item", "train_wrcr@full-tags+image"], root, env)
+    _run(["dvc", "repro", "--force", "--single-item", "evaluate"], root, env)
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "predictions.parquet"), preds_before)
+    assert (root / "reports/metrics/runs.json").read_text() == metrics_before
 
 
 def test_metrics_diff_between_rnc_and_wrcr(reproduced):
@@ -161,11 +153,30 @@ def test_metrics_and_plots_show(reproduced):
     assert (root / "plots_html/index.html").is_file()
 
 
-def test_queued_alpha_sweep(reproduced):
-    """`dvc exp run --queue` with two alphas, then `--run-all`, gives two experiments."""
+ALPHA_RUNS = {
+    f"train_wrcr@{r}"
+    for r in (
+        "full-tags",
+        "full-image",
+        "full-tags+image",
+        "skewed-tags+image",
+        "truncated-tags+image",
+    )
+}
+
+
+def test_queued_alpha_sweep_reruns_only_what_depends_on_alpha(reproduced):
+    """A queued sweep over loss.alpha gives one experiment per value, each re-training only the
+    WRCR (exp) runs and re-running what reads their results."""
     root, env, _ = reproduced
-    _run(["dvc", "exp", "run", "--queue", "-S", "loss.alpha=0.2,0.8"], root, env)
+    for name, alpha in (("alpha02", "0.2"), ("alpha08", "0.8")):
+        _run(["dvc", "exp", "run", "--queue", "-n", name, "-S", f"loss.alpha={alpha}"], root, env)
     # two workers: each stage is mostly single-threaded imports, so they overlap well
     _run(["dvc", "exp", "run", "--run-all", "--jobs", "2"], root, env)
-    shown = _run(["dvc", "exp", "show", "--no-pager", "--json"], root, env)
-    assert "0.2" in shown and "0.8" in shown
+
+    for name in ("alpha02", "alpha08"):
+        ran = _ran(_run(["dvc", "queue", "logs", name], root, env))
+        assert {s for s in ran if s.startswith("train_")} == ALPHA_RUNS, (name, sorted(ran))
+        assert ran - ALPHA_RUNS <= {"evaluate", "headline", "report"}, (name, sorted(ran))
+    shown = json.dumps(json.loads(_run(["dvc", "exp", "show", "--json"], root, env)))
+    assert "alpha02" in shown and "alpha08" in shown
