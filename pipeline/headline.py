@@ -45,7 +45,11 @@ def main(
         raise DataError("not a finished run (no run.json)", file=run)
     info = json.loads(info_path.read_text())
     if info.get("skipped"):
-        raise DataError(f"the headline run was skipped: {info['skipped']}", file=info_path)
+        raise DataError(
+            f"the headline run was skipped: {info['skipped']}; choose a run the data can "
+            "train, e.g. headline.input=tags for a dataset without images",
+            file=info_path,
+        )
 
     group, loss = run.parent.name, run.name
     all_metrics = json.loads(metrics.read_text())
