@@ -115,3 +115,56 @@ def test_headline_metrics_are_flat():
     flat = headline.flatten_headline("full-tags+image/wrcr", entry)
     assert flat["mae"] == 1.5 and flat["mae_std"] == 0.1
     assert flat["medium_mae"] == 1.2 and flat["few_mae"] is None
+
+
+def test_image_run_on_a_dataset_without_images_is_skipped_not_failed(tmp_path):
+    """An image input with no valid image vector writes a run marked skipped, with the reason."""
+    import numpy as np
+    import pandas as pd
+
+    from wrcr.features.cache import CacheWriter
+
+    n = 40
+    ids = np.array([f"p{i}" for i in range(n)], dtype=object)
+    pd.DataFrame({"post_id": ids, "label": np.linspace(1, 10, n)}).to_parquet(
+        tmp_path / "posts.parquet"
+    )
+    (tmp_path / "splits").mkdir()
+    split = np.array(["train"] * 30 + ["val"] * 5 + ["test"] * 5)
+    pd.DataFrame({"post_id": ids, "split": split}).to_parquet(tmp_path / "splits/full.parquet")
+    dense = {c: np.ones(n) for c in BASE["train"]["dense_columns"]}
+    pd.DataFrame({"post_id": ids, **dense}).to_parquet(tmp_path / "dense.parquet")
+
+    # the image cache of a dataset without images: every row a zero vector, invalid
+    writer = CacheWriter(tmp_path / "image", {"key": "k", "model": {"name": "m"}, "dim": None})
+    writer.write_shard(ids, np.zeros((n, 4), np.float32), np.zeros(n, bool), ["no_image"] * n)
+    writer.finalise(ids, 4)
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(BASE))
+    args = [
+        "--scenario",
+        "full",
+        "--input",
+        "image",
+        "--loss",
+        "l1",
+        "--posts",
+        str(tmp_path / "posts.parquet"),
+        "--splits",
+        str(tmp_path / "splits"),
+        "--image-cache",
+        str(tmp_path / "image"),
+        "--text-cache",
+        str(tmp_path / "none"),
+        "--dense",
+        str(tmp_path / "dense.parquet"),
+        "--out",
+        str(tmp_path / "run"),
+        "--params",
+        str(tmp_path / "params.yaml"),
+    ]
+    result = CliRunner().invoke(_app(train.main), args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "run/run.json").read_text())
+    assert info["skipped"] == "no valid image features in the training split"
+    assert not (tmp_path / "run/predictions.parquet").exists()
