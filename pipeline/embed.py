@@ -20,13 +20,12 @@ from typing import Any
 import typer
 
 from pipeline.params import DEFAULT_PARAMS, ParamsError, load_section
+from wrcr.data.schema import DATA_ROOT_KEY
 from wrcr.features.encoders import DEVICES, POOLINGS, PRECISIONS
 
 log = logging.getLogger(__name__)
 
 app = typer.Typer(no_args_is_help=True, help="Frozen image / text encoders -> embedding caches.")
-
-ROOT_KEY = b"wrcr.data_root"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,8 +149,8 @@ def image(
     # image paths are relative to the data root recorded by prepare (or --root)
     paths = table["image_path"].to_numpy(dtype=object)
     has_mask = table["image_path"].notna().to_numpy()
-    if root is None and ROOT_KEY in meta:
-        root = Path(meta[ROOT_KEY].decode())
+    if root is None and DATA_ROOT_KEY.encode() in meta:
+        root = Path(meta[DATA_ROOT_KEY.encode()].decode())
     if root is None and has_mask.any():
         raise DataError(
             "image_path is relative but the table has no wrcr.data_root metadata; pass --root DIR",
