@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from predict_helpers import Project, project, write_jsonl
+from predict_helpers import Project, write_jsonl
 
 from wrcr.errors import DataError
 from wrcr.predict_input import check_posts, read_post_records, records_from
@@ -113,14 +113,6 @@ def test_empty_or_unknown_posts_file_is_fatal(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # end to end: a trained bundle
-
-
-@pytest.fixture(scope="module")
-def proj(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    p = project(tmp_path_factory)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WRCR_CACHE", str(p.cache))
-        yield p
 
 
 @pytest.fixture(scope="module")

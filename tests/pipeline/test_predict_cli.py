@@ -13,18 +13,10 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from predict_helpers import Project, project, write_jsonl  # noqa: E402
+from predict_helpers import Project, write_jsonl  # noqa: E402
 
 WRCR = Path(sys.executable).parent / "wrcr"
 TOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def proj(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    p = project(tmp_path_factory)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WRCR_CACHE", str(p.cache))
-        yield p
 
 
 def _wrcr(*args: str | Path) -> subprocess.CompletedProcess:
